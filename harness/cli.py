@@ -1,0 +1,190 @@
+"""The `tunebench` command line: run, list."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from harness import __version__
+from harness.errors import TunebenchError
+
+DEFAULT_OUT = Path("tunebench-results")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the full usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _csv(kind: type) -> Any:
+    def parse(text: str) -> list:
+        try:
+            return [kind(part.strip()) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list, got {text!r}"
+            ) from None
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tunebench",
+        description="Compare hyperparameter tuners (SMAC, random, grid search) on deep-learning "
+        "tasks under equal budgets, with nested cross-validation and fixed seeds.",
+    )
+    parser.add_argument("--version", action="version", version=f"tunebench {__version__}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+
+    run = commands.add_parser(
+        "run",
+        help="run or resume a study, then print its summary",
+        description="Run a study: every tuner on every task under every seed, with the same "
+        "trial budget. Rerunning the same command resumes where it stopped. With no "
+        "arguments it runs the default study (digits; random, grid and smac; 3 seeds).",
+    )
+    run.add_argument(
+        "--spec", type=Path, metavar="FILE", help="study file (TOML) with the keys below"
+    )
+    run.add_argument(
+        "--study",
+        metavar="NAME",
+        help="study name; its folder is OUT/NAME "
+        "(default: 'default' for the default study, else named by the spec's hash)",
+    )
+    run.add_argument("--tasks", type=_csv(str), metavar="A,B", help="tasks (see `tunebench list`)")
+    run.add_argument("--tuners", type=_csv(str), metavar="A,B", help="tuners: random, grid, smac")
+    run.add_argument("--seeds", type=_csv(int), metavar="0,1,2", help="run seeds, one run per seed")
+    run.add_argument("--n-trials", type=int, metavar="N", help="trials per run (the budget)")
+    run.add_argument("--n-folds", type=int, metavar="K", help="cross-validation folds per trial")
+    run.add_argument("--max-epochs", type=int, metavar="E", help="training epochs per fit")
+    run.add_argument(
+        "--train-subsample",
+        type=int,
+        metavar="N",
+        help="use a fixed stratified subset of N training examples (quick studies)",
+    )
+    run.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), help="auto picks CUDA when present"
+    )
+    run.add_argument(
+        "--threads",
+        dest="n_threads",
+        type=int,
+        metavar="N",
+        help="torch threads per trial (part of the result: changes low bits)",
+    )
+    run.add_argument(
+        "--no-deterministic",
+        dest="deterministic",
+        action="store_false",
+        default=None,
+        help="allow non-deterministic CUDA kernels (faster, not bit-reproducible)",
+    )
+    run.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="folder holding the datasets (default: $TUNEBENCH_DATA, else "
+        "~/.cache/tunebench/data); missing files are downloaded where online",
+    )
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"folder for study folders (default: {DEFAULT_OUT})",
+    )
+    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    run.set_defaults(handler=command_run)
+
+    listing = commands.add_parser(
+        "list",
+        help="show tasks, tuners and search spaces",
+        description="Show the registered tasks, tuners and search spaces.",
+    )
+    listing.set_defaults(handler=command_list)
+    return parser
+
+
+SPEC_FLAGS = (
+    "tasks",
+    "tuners",
+    "seeds",
+    "n_trials",
+    "n_folds",
+    "max_epochs",
+    "train_subsample",
+    "device",
+    "n_threads",
+    "deterministic",
+)
+
+
+def spec_from_args(args: argparse.Namespace) -> Any:
+    from harness.spec import StudySpec
+
+    base = StudySpec.from_toml(args.spec) if args.spec else StudySpec()
+    values = base.to_dict()
+    values.update({k: getattr(args, k) for k in SPEC_FLAGS if getattr(args, k) is not None})
+    named = args.study is not None or (args.spec is not None and base.name != StudySpec().name)
+    spec = StudySpec.from_dict({**values, "name": args.study or values["name"]})
+    if not named and spec != StudySpec():
+        spec = spec.replace(name=f"study-{spec.id[:8]}")
+    return spec
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from harness.analysis import load_study, summarize
+    from harness.runner import prepare, run_study
+    from tasks.datasets import resolve_data_root
+
+    spec = spec_from_args(args)
+    prepared = prepare(spec, resolve_data_root(args.data_root))
+    study_dir = args.out / spec.name
+    run_study(prepared, study_dir, progress=args.progress)
+    manifest, records = load_study(study_dir)
+    n_trials = int((records.kind == "trial").sum()) if not records.empty else 0
+    print(f"study {spec.name}: {n_trials} trials stored in {study_dir}")
+    print(summarize(manifest, records).to_string(index=False))
+    return 0
+
+
+def command_list(args: argparse.Namespace) -> int:
+    from harness.registry import SPACES, TASKS, TUNERS, load_plugins
+
+    load_plugins()
+    print("tasks:")
+    for name in sorted(TASKS):
+        info = TASKS[name].info
+        print(f"  {name}  [{info.family}] {info.dataset}")
+        print(f"      {info.size}; metric {info.metric} ({info.objective}); space {info.space}")
+        print(f"      licence {info.licence}; data: {info.source}")
+    print("tuners:  " + ", ".join(sorted(TUNERS)))
+    print("spaces:  " + ", ".join(sorted(SPACES)))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", module="smac")
+    try:
+        return args.handler(args)
+    except TunebenchError as error:
+        print(f"tunebench: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tunebench: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""ConfigSpace search spaces, one per task family (or model), registered by name."""
+
+from search_spaces import image  # noqa: F401 (registers its spaces)

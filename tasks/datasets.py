@@ -1,0 +1,90 @@
+"""Finding dataset files under the data root, and downloading them where the machine is online.
+
+A `RemoteFile` names a file of a dataset's official layout under the data root, the URL it comes
+from and the sha256 of its content (after gunzip, where the download is gzipped). A download
+goes to a temporary file beside the target, is checked, then renamed into place, so an
+interrupted or corrupted download never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import TunebenchError
+
+DATA_ROOT_ENV = "TUNEBENCH_DATA"
+DEFAULT_DATA_ROOT = Path("~/.cache/tunebench/data").expanduser()
+DOWNLOAD_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    path: str  # relative to the data root, in the dataset's official layout
+    url: str
+    sha256: str  # of the file's content as stored (after gunzip when `gzipped`)
+    gzipped: bool = False
+
+
+def resolve_data_root(value: str | Path | None) -> Path:
+    """The data root: the given value, else $TUNEBENCH_DATA, else ~/.cache/tunebench/data."""
+    if value is None:
+        value = os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT
+        if Path(value) == DEFAULT_DATA_ROOT:
+            return DEFAULT_DATA_ROOT
+    root = Path(value).expanduser()
+    if not root.is_dir():
+        raise TunebenchError(
+            f"data root {root} does not exist; pass --data-root or set {DATA_ROOT_ENV}"
+        )
+    return root
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ensure_files(data_root: Path, files: tuple[RemoteFile, ...], dataset: str) -> None:
+    """Download whichever of `files` is missing under `data_root`, verifying each checksum."""
+    for remote in files:
+        target = data_root / remote.path
+        if target.exists():
+            continue
+        try:
+            download(remote, target)
+        except TunebenchError:
+            raise
+        except OSError as error:
+            raise TunebenchError(
+                f"{dataset}: {target} is missing and downloading it failed ({error}); "
+                f"put the dataset under the data root {data_root} or set {DATA_ROOT_ENV}"
+            ) from None
+
+
+def download(remote: RemoteFile, target: Path) -> None:
+    """Fetch `remote` to `target` through a checked temporary file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    try:
+        with urllib.request.urlopen(remote.url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            stream = gzip.GzipFile(fileobj=response) if remote.gzipped else response
+            with open(partial, "wb") as handle:
+                shutil.copyfileobj(stream, handle)
+        actual = sha256_of(partial)
+        if actual != remote.sha256:
+            raise TunebenchError(
+                f"checksum mismatch for {remote.url}: expected {remote.sha256}, got {actual}; "
+                "nothing was kept"
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
