@@ -66,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=_csv(int), metavar="0,1,2", help="run seeds, one run per seed")
     run.add_argument("--n-trials", type=int, metavar="N", help="trials per run (the budget)")
     run.add_argument("--n-folds", type=int, metavar="K", help="cross-validation folds per trial")
-    run.add_argument("--max-epochs", type=int, metavar="E", help="training epochs per fit")
+    run.add_argument(
+        "--max-epochs",
+        type=int,
+        metavar="E",
+        help="training epochs per fit (default: each task's own)",
+    )
     run.add_argument(
         "--train-subsample",
         type=int,

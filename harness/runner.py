@@ -181,7 +181,7 @@ def _run_one(
         pool=pool,
         folds=task.cv_folds(data, pool, spec.n_folds, derive_seed(key.seed, "split", key.task)),
         device=prepared.device,
-        max_epochs=spec.max_epochs,
+        max_epochs=spec.max_epochs or task.info.default_epochs,
         env={"device": spec.device, "n_threads": spec.n_threads, "tunebench": __version__},
     )
     space = lookup(SPACES, "search space", task.info.space)()

@@ -20,6 +20,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 class StudySpec:
     """One study: every (task, seed, tuner) run gets the same budget and protocol.
 
+    `max_epochs` None means each task's own `default_epochs`.
     `train_subsample` caps the training part at that many examples (a stratified subset chosen
     once with a fixed data seed), for quick studies on large datasets; the test part stays whole.
     """
@@ -30,7 +31,7 @@ class StudySpec:
     seeds: tuple[int, ...] = (0, 1, 2)
     n_trials: int = 16
     n_folds: int = 3
-    max_epochs: int = 5
+    max_epochs: int | None = None
     train_subsample: int | None = None
     device: str = "auto"
     deterministic: bool = True
@@ -55,7 +56,8 @@ class StudySpec:
             _check_int("seeds", seed, minimum=0)
         _check_int("n_trials", self.n_trials, minimum=1)
         _check_int("n_folds", self.n_folds, minimum=2)
-        _check_int("max_epochs", self.max_epochs, minimum=1)
+        if self.max_epochs is not None:
+            _check_int("max_epochs", self.max_epochs, minimum=1)
         _check_int("n_threads", self.n_threads, minimum=1)
         if self.train_subsample is not None:
             _check_int("train_subsample", self.train_subsample, minimum=self.n_folds * 10)

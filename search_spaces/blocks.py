@@ -13,7 +13,11 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 REGULARIZERS = ("none", "l1", "l2", "dropout")
 
 
-def add_optimizer_block(space: ConfigurationSpace, lr: tuple[float, float] = (1e-4, 1e-1)) -> None:
+def add_optimizer_block(
+    space: ConfigurationSpace,
+    lr: tuple[float, float] = (1e-4, 1e-1),
+    batch_sizes: tuple[int, ...] = (32, 64, 128, 256),
+) -> None:
     """Optimizer type, log-uniform learning rate, momentum under SGD only, and batch size."""
     kind = Categorical("opt:type", OPTIMIZERS, default="adam")
     momentum = Float("opt:sgd:momentum", (0.0, 0.99), default=0.9)
@@ -21,7 +25,7 @@ def add_optimizer_block(space: ConfigurationSpace, lr: tuple[float, float] = (1e
         kind,
         Float("opt:lr", lr, log=True, default=1e-3),
         momentum,
-        Categorical("train:batch_size", (32, 64, 128, 256), default=64, ordered=True),
+        Categorical("train:batch_size", batch_sizes, default=batch_sizes[1], ordered=True),
         EqualsCondition(momentum, kind, "sgd"),
     )
 

@@ -28,6 +28,7 @@ class TaskInfo:
     """What `tunebench list` shows and the manifest records about a task.
 
     `worst_loss` is the objective told to a tuner for a failed trial (e.g. 1.0 for 1 - accuracy).
+    `default_epochs` is the training length used when a study does not set `max_epochs`.
     Bump `version` whenever a change alters what the task computes.
     """
 
@@ -41,6 +42,7 @@ class TaskInfo:
     licence: str
     source: str
     worst_loss: float
+    default_epochs: int
     version: int = 1
 
 

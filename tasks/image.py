@@ -139,6 +139,7 @@ class DigitsTask(ImageTask):
         licence="BSD-3-Clause (scikit-learn), data CC BY 4.0 (UCI)",
         source="embedded in scikit-learn (sklearn.datasets.load_digits)",
         worst_loss=1.0,
+        default_epochs=5,
     )
 
     def load(self, data_root: Path, device: torch.device) -> ImageData:
@@ -187,6 +188,7 @@ class FashionMnistTask(ImageTask):
         licence="MIT",
         source="github.com/zalandoresearch/fashion-mnist; <data root>/FashionMNIST/raw/*-ubyte",
         worst_loss=1.0,
+        default_epochs=5,
     )
 
     def check_data(self, data_root: Path) -> None:

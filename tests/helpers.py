@@ -73,6 +73,7 @@ class SyntheticTask(Task):
         licence="n/a",
         source="tests/conftest.py",
         worst_loss=10.0,
+        default_epochs=1,
     )
 
     def load(self, data_root: Path, device: torch.device) -> TaskData:
