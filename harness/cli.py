@@ -56,10 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--spec", type=Path, metavar="FILE", help="study file (TOML) with the keys below"
     )
     run.add_argument(
+        "--suite", metavar="NAME", help="start from a named study: quick, standard (see README)"
+    )
+    run.add_argument(
         "--study",
         metavar="NAME",
         help="study name; its folder is OUT/NAME "
-        "(default: 'default' for the default study, else named by the spec's hash)",
+        "(default: the suite's or spec file's name, or 'default'; when flags change that "
+        "study, the name gets the new spec's hash, e.g. default-1a2b3c4d)",
     )
     run.add_argument("--tasks", type=_csv(str), metavar="A,B", help="tasks (see `tunebench list`)")
     run.add_argument("--tuners", type=_csv(str), metavar="A,B", help="tuners: random, grid, smac")
@@ -87,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="torch threads per trial (part of the result: changes low bits)",
+    )
+    run.add_argument(
+        "--trial-time-limit",
+        dest="trial_time_limit_s",
+        type=float,
+        metavar="S",
+        help="stop a trial after S seconds and record it as TIMEOUT (default: no limit)",
     )
     run.add_argument(
         "--no-deterministic",
@@ -131,19 +142,27 @@ SPEC_FLAGS = (
     "device",
     "n_threads",
     "deterministic",
+    "trial_time_limit_s",
 )
 
 
 def spec_from_args(args: argparse.Namespace) -> Any:
     from harness.spec import StudySpec
+    from harness.suites import suite_spec
 
-    base = StudySpec.from_toml(args.spec) if args.spec else StudySpec()
+    if args.spec and args.suite:
+        raise TunebenchError("give either --spec or --suite, not both")
+    if args.suite:
+        base = suite_spec(args.suite)
+    elif args.spec:
+        base = StudySpec.from_toml(args.spec)
+    else:
+        base = StudySpec()
     values = base.to_dict()
     values.update({k: getattr(args, k) for k in SPEC_FLAGS if getattr(args, k) is not None})
-    named = args.study is not None or (args.spec is not None and base.name != StudySpec().name)
     spec = StudySpec.from_dict({**values, "name": args.study or values["name"]})
-    if not named and spec != StudySpec():
-        spec = spec.replace(name=f"study-{spec.id[:8]}")
+    if args.study is None and args.spec is None and spec != base:
+        spec = spec.replace(name=f"{base.name}-{spec.id[:8]}")  # flags changed a named study
     return spec
 
 

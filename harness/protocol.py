@@ -8,6 +8,7 @@ the untouched test part.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import traceback
@@ -21,7 +22,7 @@ import torch
 from harness.records import Config, FitResult, FoldRecord, RecordKind, Status, TrialRecord
 from harness.seeding import content_id, derive_seed
 from harness.spec import RunKey
-from tasks.base import FitContext, Split, Task, TaskData
+from tasks.base import FitContext, Split, Task, TaskData, TrialTimeoutError
 
 TEST_FOLD = -1
 Folds = list[tuple[np.ndarray, np.ndarray]]
@@ -39,6 +40,7 @@ class RunSetup:
     device: torch.device
     max_epochs: int
     env: dict[str, Any]
+    time_limit_s: float | None = None
 
 
 def fit_seed(key: RunKey, config_id: str, fold: int) -> int:
@@ -50,15 +52,31 @@ def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+HOST_OOM_MESSAGE = "can't allocate memory"  # torch's CPU allocator raises a plain RuntimeError
+
+
 def classify_failure(error: BaseException) -> Status:
-    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+    if isinstance(error, TrialTimeoutError):
+        return Status.TIMEOUT
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)) or (
+        isinstance(error, RuntimeError) and HOST_OOM_MESSAGE in str(error)
+    ):
         return Status.OOM
     return Status.CRASHED
 
 
-def _fit(setup: RunSetup, config: Config, fold: int, split: Split, config_id: str) -> FoldRecord:
+def _fit(
+    setup: RunSetup,
+    config: Config,
+    fold: int,
+    split: Split,
+    config_id: str,
+    deadline: float | None,
+) -> FoldRecord:
     seed = fit_seed(setup.key, config_id, fold)
-    context = FitContext(seed=seed, device=setup.device, max_epochs=setup.max_epochs)
+    context = FitContext(
+        seed=seed, device=setup.device, max_epochs=setup.max_epochs, deadline=deadline
+    )
     started = time.perf_counter()
     result: FitResult = setup.task.fit_and_score(setup.data, config, split, context)
     if not math.isfinite(result.loss):
@@ -83,14 +101,18 @@ def _evaluate(
 ) -> TrialRecord:
     config_id = content_id(config)
     started_at, started = now_utc(), time.perf_counter()
+    limit = setup.time_limit_s
+    deadline = None if limit is None else time.monotonic() + limit
     folds: list[FoldRecord] = []
     status, error = Status.SUCCESS, None
     try:
         for fold, split in fits:
-            folds.append(_fit(setup, config, fold, split, config_id))
-    except Exception as exc:
+            folds.append(_fit(setup, config, fold, split, config_id, deadline))
+    except Exception as exc:  # every failure of a trial becomes a stored record
         status = classify_failure(exc)
         error = "".join(traceback.format_exception_only(exc)).strip()
+        if status is Status.OOM and setup.device.type == "cuda":
+            torch.cuda.empty_cache()
     objective = float(np.mean([f.loss for f in folds])) if status is Status.SUCCESS else None
     metrics = (
         {name: float(np.mean([f.metrics[name] for f in folds])) for name in folds[0].metrics}
@@ -125,9 +147,15 @@ def cross_validate(setup: RunSetup, number: int, config: Config) -> TrialRecord:
 
 
 def evaluate_on_test(setup: RunSetup, incumbent: TrialRecord) -> TrialRecord:
+    """The incumbent already trained within the time limit during CV; its test fit has none."""
     fits = [(TEST_FOLD, Split(setup.pool, None))]
     return _evaluate(
-        setup, "test", incumbent.number, incumbent.config, fits, cv_objective=incumbent.objective
+        dataclasses.replace(setup, time_limit_s=None),
+        "test",
+        incumbent.number,
+        incumbent.config,
+        fits,
+        cv_objective=incumbent.objective,
     )
 
 

@@ -2,13 +2,15 @@
 
 The engine never imports a concrete task or space by name; modules in `tasks/` and
 `search_spaces/` register themselves with the decorators below, and `load_plugins()` imports
-those packages once. A user adds a task by registering it from their own module.
+those packages once. A user adds a task by registering it from their own module and naming that
+module in $TUNEBENCH_PLUGINS (comma-separated module names), without editing tunebench.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,6 +23,7 @@ SPACES: dict[str, Callable[[], Any]] = {}
 TUNERS: dict[str, Callable[..., Any]] = {}
 
 _PLUGIN_PACKAGES = ("tasks", "search_spaces", "harness.tuners")
+PLUGINS_ENV = "TUNEBENCH_PLUGINS"
 
 
 def _register(table: dict[str, Callable[..., Any]], kind: str, name: str) -> Callable[[F], F]:
@@ -50,8 +53,16 @@ def register_tuner(name: str) -> Callable[[F], F]:
 
 def load_plugins() -> None:
     """Import the packages whose modules register tasks, spaces and tuners."""
-    for package in _PLUGIN_PACKAGES:
-        importlib.import_module(package)
+    extra = [m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip()]
+    for package in (*_PLUGIN_PACKAGES, *extra):
+        try:
+            importlib.import_module(package)
+        except ImportError as error:
+            if package in extra:
+                raise TunebenchError(
+                    f"{PLUGINS_ENV}: cannot import {package!r} ({error})"
+                ) from None
+            raise
 
 
 def lookup(table: dict[str, Callable[..., Any]], kind: str, name: str) -> Callable[..., Any]:

@@ -182,6 +182,7 @@ def _run_one(
         folds=task.cv_folds(data, pool, spec.n_folds, derive_seed(key.seed, "split", key.task)),
         device=prepared.device,
         max_epochs=spec.max_epochs or task.info.default_epochs,
+        time_limit_s=spec.trial_time_limit_s,
         env={"device": spec.device, "n_threads": spec.n_threads, "tunebench": __version__},
     )
     space = lookup(SPACES, "search space", task.info.space)()

@@ -20,6 +20,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 class StudySpec:
     """One study: every (task, seed, tuner) run gets the same budget and protocol.
 
+    `trial_time_limit_s` stops a trial that runs longer (all its folds together) and records it as
+    TIMEOUT; it makes results depend on machine speed, so it is off by default.
     `max_epochs` None means each task's own `default_epochs`.
     `train_subsample` caps the training part at that many examples (a stratified subset chosen
     once with a fixed data seed), for quick studies on large datasets; the test part stays whole.
@@ -36,6 +38,7 @@ class StudySpec:
     device: str = "auto"
     deterministic: bool = True
     n_threads: int = 1
+    trial_time_limit_s: float | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -61,6 +64,17 @@ class StudySpec:
         _check_int("n_threads", self.n_threads, minimum=1)
         if self.train_subsample is not None:
             _check_int("train_subsample", self.train_subsample, minimum=self.n_folds * 10)
+        if self.trial_time_limit_s is not None:
+            if isinstance(self.trial_time_limit_s, bool) or not isinstance(
+                self.trial_time_limit_s, (int, float)
+            ):
+                raise TunebenchError(
+                    f"trial_time_limit_s must be a number, got {self.trial_time_limit_s!r}"
+                )
+            if not self.trial_time_limit_s > 0:
+                raise TunebenchError(
+                    f"trial_time_limit_s must be positive, got {self.trial_time_limit_s}"
+                )
         if self.device not in DEVICES:
             raise TunebenchError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         _check_type("deterministic", self.deterministic, bool)

@@ -9,6 +9,7 @@ validation indices or on the test part (`fit_and_score`). Everything fitted on d
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,13 +47,26 @@ class TaskInfo:
     version: int = 1
 
 
+class TrialTimeoutError(RuntimeError):
+    """A trial ran past the study's per-trial time limit; it is recorded as TIMEOUT."""
+
+
 @dataclass(frozen=True)
 class FitContext:
-    """How one fit runs: its derived seed, device and epoch budget."""
+    """How one fit runs: its derived seed, device, epoch budget and the trial's deadline.
+
+    Training loops call `check_time()` once per batch: the limit is cooperative, so a stuck
+    kernel is not interrupted, but a slow configuration stops within one batch of its deadline.
+    """
 
     seed: int
     device: torch.device
     max_epochs: int
+    deadline: float | None = None  # time.monotonic() value; None: no limit
+
+    def check_time(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TrialTimeoutError("the trial ran past its time limit")
 
 
 @dataclass(frozen=True)

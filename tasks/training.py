@@ -78,6 +78,7 @@ def fit_minibatch(
         order = torch.randperm(n, generator=generator).to(inputs.device)
         total = torch.zeros((), device=inputs.device)
         for start in range(0, n, batch_size):
+            context.check_time()
             batch = order[start : start + batch_size]
             batch_loss = loss_fn(model(inputs[batch]), targets[batch])
             extra = penalty(model, config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "TUNEBENCH_PLUGINS": "tests.helpers", **(env or {})},
         cwd=REPO,
         check=False,
     )
@@ -102,4 +103,31 @@ class FailingTask(SyntheticTask):
         result = super().fit_and_score(data, config, split, context)
         if config["opt:type"] == "adam":
             return FitResult(loss=float("nan"), metrics={}, curve=result.curve)
+        return result
+
+
+@register_task("test-faulty")
+class FaultyTask(SyntheticTask):
+    """Fails in a different real way per regularizer choice, to test failure handling:
+    l1 asks torch for 16 TiB (host out of memory), l2 returns an infinite loss, dropout runs
+    past any short time limit (checking its deadline like a training loop does), and SGD raises.
+    """
+
+    info = TaskInfo(**{**SyntheticTask.info.__dict__, "name": "test-faulty"})
+
+    def fit_and_score(
+        self, data: TaskData, config: Config, split: Split, context: FitContext
+    ) -> FitResult:
+        if config["opt:type"] == "sgd":
+            raise ValueError("boom: sgd is not supported by this test task")
+        kind = config["reg:type"]
+        if kind == "l1":
+            torch.empty(2**42)
+        if kind == "dropout":
+            for _ in range(200):
+                context.check_time()
+                time.sleep(0.01)
+        result = super().fit_and_score(data, config, split, context)
+        if kind == "l2":
+            return FitResult(loss=float("inf"), metrics={}, curve=result.curve)
         return result
