@@ -1,4 +1,4 @@
-"""The `tunebench` command line: run, list."""
+"""The `tunebench` command line: run, report, list."""
 
 from __future__ import annotations
 
@@ -120,7 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"folder for study folders (default: {DEFAULT_OUT})",
     )
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    run.add_argument(
+        "--no-report",
+        dest="report",
+        action="store_false",
+        help="do not write the study's report (OUT/STUDY/report) at the end",
+    )
     run.set_defaults(handler=command_run)
+
+    report = commands.add_parser(
+        "report",
+        help="write a study's report (HTML, Markdown, figures, tables)",
+        description="Write the report of a stored study: index.html and report.md with PNG and "
+        "PDF figures and CSV tables. It reads only the study's manifest.json and trials.jsonl; "
+        "the same stored results give byte-identical files.",
+    )
+    report.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="a study folder")
+    report.add_argument(
+        "--out", type=Path, metavar="DIR", help="report folder (default: RESULTS_DIR/report)"
+    )
+    report.set_defaults(handler=command_report)
 
     listing = commands.add_parser(
         "list",
@@ -179,6 +198,18 @@ def command_run(args: argparse.Namespace) -> int:
     n_trials = int((records.kind == "trial").sum()) if not records.empty else 0
     print(f"study {spec.name}: {n_trials} trials stored in {study_dir}")
     print(summarize(manifest, records).to_string(index=False))
+    if args.report:
+        from harness.report import write_report
+
+        print(f"report: {write_report(study_dir) / 'index.html'}")
+    return 0
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from harness.report import write_report
+
+    out = write_report(args.results_dir, args.out)
+    print(f"report: {out / 'index.html'}")
     return 0
 
 
