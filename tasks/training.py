@@ -60,12 +60,15 @@ def fit_minibatch(
     evaluate: Evaluate,
     config: Config,
     context: FitContext,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
 ) -> FitResult:
     """Train `model` on tensors already on the device for `context.max_epochs` epochs.
 
     Batches are slices of a seeded permutation (no per-sample Python). After each epoch the
     model is scored by `evaluate`, which returns (loss-style objective, metrics); the last
     epoch's score is the fit's result (no early stopping, so the test fit sees the same rule).
+    `augment(batch_inputs, generator)`, when given, transforms each training batch (never what
+    `evaluate` sees) with random draws from the fit's seeded generator.
     """
     generator = torch_generator(context.seed)
     optimizer = make_optimizer(list(model.parameters()), config)
@@ -80,7 +83,8 @@ def fit_minibatch(
         for start in range(0, n, batch_size):
             context.check_time()
             batch = order[start : start + batch_size]
-            batch_loss = loss_fn(model(inputs[batch]), targets[batch])
+            batch_inputs = inputs[batch] if augment is None else augment(inputs[batch], generator)
+            batch_loss = loss_fn(model(batch_inputs), targets[batch])
             extra = penalty(model, config)
             objective = batch_loss if extra is None else batch_loss + extra
             optimizer.zero_grad(set_to_none=True)
