@@ -150,21 +150,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SPEC_FLAGS = (
-    "tasks",
-    "tuners",
-    "seeds",
-    "n_trials",
-    "n_folds",
-    "max_epochs",
-    "train_subsample",
-    "device",
-    "n_threads",
-    "deterministic",
-    "trial_time_limit_s",
-)
-
-
 def spec_from_args(args: argparse.Namespace) -> Any:
     from harness.spec import StudySpec
     from harness.suites import suite_spec
@@ -178,7 +163,8 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     else:
         base = StudySpec()
     values = base.to_dict()
-    values.update({k: getattr(args, k) for k in SPEC_FLAGS if getattr(args, k) is not None})
+    flags = {k: getattr(args, k, None) for k in values if k != "name"}
+    values.update({k: v for k, v in flags.items() if v is not None})
     spec = StudySpec.from_dict({**values, "name": args.study or values["name"]})
     if args.study is None and args.spec is None and spec != base:
         spec = spec.replace(name=f"{base.name}-{spec.id[:8]}")  # flags changed a named study

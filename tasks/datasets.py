@@ -20,8 +20,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from harness.errors import TunebenchError
 
+DATA_SEED = 20240901  # fixes outer splits made by tunebench; never derived from a run seed
 DATA_ROOT_ENV = "TUNEBENCH_DATA"
 DEFAULT_DATA_ROOT = Path("~/.cache/tunebench/data").expanduser()
 DOWNLOAD_TIMEOUT_S = 60
@@ -136,3 +139,13 @@ def download(remote: RemoteFile, target: Path) -> None:
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """A short sha256 of arrays' dtypes, shapes and bytes: the dataset hash in the manifest."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        contiguous = np.ascontiguousarray(array)
+        digest.update(str((contiguous.dtype.str, contiguous.shape)).encode())
+        digest.update(contiguous.tobytes())
+    return digest.hexdigest()[:16]

@@ -8,7 +8,6 @@ statistics are computed from each fit's training indices only.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +20,8 @@ from torch import nn
 from harness.records import Config, FitResult
 from harness.registry import register_task
 from tasks.base import FitContext, Split, Task, TaskData, TaskInfo
-from tasks.datasets import RemoteFile, ensure_files
+from tasks.datasets import DATA_SEED, RemoteFile, ensure_files, fingerprint
 from tasks.training import classifier_evaluator, dropout_rate, fit_minibatch
-
-DATA_SEED = 20240901  # fixes outer splits made by tunebench; never derived from a run seed
 
 
 @dataclass
@@ -34,15 +31,6 @@ class ImageData(TaskData):
     test_x: torch.Tensor
     test_y: torch.Tensor
     n_classes: int
-
-
-def fingerprint(*arrays: np.ndarray) -> str:
-    digest = hashlib.sha256()
-    for array in arrays:
-        contiguous = np.ascontiguousarray(array)
-        digest.update(str((contiguous.dtype.str, contiguous.shape)).encode())
-        digest.update(contiguous.tobytes())
-    return digest.hexdigest()[:16]
 
 
 def image_data(

@@ -35,8 +35,7 @@ from harness.errors import TunebenchError
 from harness.records import Config, FitResult
 from harness.registry import register_task
 from tasks.base import FitContext, Split, Task, TaskData, TaskInfo
-from tasks.datasets import RemoteArchive, ensure_archive
-from tasks.image import fingerprint
+from tasks.datasets import RemoteArchive, ensure_archive, fingerprint
 from tasks.training import classifier_evaluator, dropout_rate, fit_minibatch
 
 SAMPLE_RATE_HZ = 8000

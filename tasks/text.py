@@ -31,8 +31,7 @@ from harness.errors import TunebenchError
 from harness.records import Config, FitResult
 from harness.registry import register_task
 from tasks.base import FitContext, Split, Task, TaskData, TaskInfo
-from tasks.datasets import RemoteArchive, ensure_archive
-from tasks.image import DATA_SEED, fingerprint
+from tasks.datasets import DATA_SEED, RemoteArchive, ensure_archive, fingerprint
 from tasks.training import classifier_evaluator, dropout_rate, fit_minibatch
 
 PAD = 0  # padding id, in corpus ids and in the ids of a fitted vocabulary

@@ -76,11 +76,12 @@ STUDY_ARGS = [
     "--study",
     "s",
     "--no-progress",
+    "--no-report",
 ]
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != ".lock"}
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != ".lock"}
 
 
 @pytest.mark.parametrize(
