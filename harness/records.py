@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
@@ -102,7 +101,3 @@ def without_timing(record: dict[str, Any]) -> dict[str, Any]:
     stripped = {k: v for k, v in record.items() if k not in TIMING_FIELDS}
     stripped["folds"] = [{k: v for k, v in f.items() if k != "duration_s"} for f in record["folds"]]
     return stripped
-
-
-def is_finite(value: float) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import TunebenchError
-from harness.seeding import canonical_json, content_id
+from harness.seeding import content_id
 
 DEVICES = ("auto", "cpu", "cuda")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -87,9 +87,6 @@ class StudySpec:
     @property
     def id(self) -> str:
         return content_id(self.to_dict())
-
-    def canonical(self) -> str:
-        return canonical_json(self.to_dict())
 
     def replace(self, **changes: Any) -> StudySpec:
         return dataclasses.replace(self, **changes)

@@ -13,7 +13,6 @@ import torch
 
 from harness.records import Config, EpochStats, FitResult
 from harness.registry import register_task
-from harness.spec import StudySpec
 from tasks.base import FitContext, Split, Task, TaskData, TaskInfo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,21 +31,6 @@ def run_cli(
         cwd=REPO,
         check=False,
     )
-
-
-def tiny_spec(**changes: object) -> StudySpec:
-    values = dict(
-        name="tiny",
-        tasks=("digits",),
-        seeds=(0,),
-        n_trials=3,
-        n_folds=2,
-        max_epochs=1,
-        train_subsample=300,
-        device="cpu",
-    )
-    values.update(changes)
-    return StudySpec(**values)  # type: ignore[arg-type]
 
 
 def synthetic_loss(config: Config) -> float:
