@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import RUN_KEY, StudyTables
+from harness.statistics import bootstrap_mean
 
 TRACE_COLUMNS = [*RUN_KEY, "trial", "elapsed_s", "incumbent_loss"]
 BAND_COLUMNS = ["task", "tuner", "x", "median", "q25", "q75", "runs"]
@@ -191,6 +192,31 @@ def normalised_regret(grid: pd.DataFrame, tables: StudyTables) -> Regret:
         )
     values = pd.concat(parts) if parts else grid.iloc[0:0]
     return Regret(values, pd.DataFrame(references), tuple(notes))
+
+
+def regret_curve(values: pd.DataFrame, tuners: tuple[str, ...]) -> pd.DataFrame:
+    """Per tuner and budget: mean normalised regret over task x seed runs, bootstrap CI;
+    budgets where some run has no incumbent yet are left out."""
+    rows = []
+    for tuner in tuners:
+        mine = values[values.index.get_level_values("tuner") == tuner]
+        for trial in mine.columns:
+            column = mine[trial].dropna()
+            if column.empty or not np.isfinite(column.to_numpy(dtype=float)).all():
+                continue  # no runs here, or some run has no incumbent yet
+            interval = bootstrap_mean(column, "regret curve", tuner, int(trial))
+            if interval.n:
+                rows.append(
+                    {
+                        "tuner": tuner,
+                        "trial": int(trial),
+                        "mean": interval.mean,
+                        "low": interval.low,
+                        "high": interval.high,
+                        "runs": interval.n,
+                    }
+                )
+    return pd.DataFrame(rows, columns=["tuner", "trial", "mean", "low", "high", "runs"])
 
 
 def ranks_over_trials(grid: pd.DataFrame, tuners: tuple[str, ...]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The `tunebench` command line: run, report, list."""
+"""The `tunebench` command line: run, report, paper, list."""
 
 from __future__ import annotations
 
@@ -141,6 +141,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=command_report)
 
+    paper = commands.add_parser(
+        "paper",
+        help="regenerate the paper's figures, tables and numbers from stored results",
+        description="Regenerate every figure, table and quoted number of the tunebench paper "
+        "from a stored study, without training anything: figures/*.pdf, tables/*.tex and "
+        "numbers.tex in OUT. The same stored results give byte-identical files; build the PDF "
+        "with `make -C paper`.",
+    )
+    paper.add_argument(
+        "results_dir",
+        type=Path,
+        nargs="?",
+        default=Path("results/paper"),
+        metavar="RESULTS_DIR",
+        help="the reference study's folder (default: results/paper)",
+    )
+    paper.add_argument(
+        "--out",
+        type=Path,
+        default=Path("paper/generated"),
+        metavar="DIR",
+        help="folder for the generated files (default: paper/generated)",
+    )
+    paper.set_defaults(handler=command_paper)
+
     listing = commands.add_parser(
         "list",
         help="show tasks, tuners and search spaces",
@@ -196,6 +221,13 @@ def command_report(args: argparse.Namespace) -> int:
 
     out = write_report(args.results_dir, args.out)
     print(f"report: {out / 'index.html'}")
+    return 0
+
+
+def command_paper(args: argparse.Namespace) -> int:
+    from harness.paper import write_paper
+
+    print(f"paper files: {write_paper(args.results_dir, args.out)}")
     return 0
 
 

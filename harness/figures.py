@@ -42,13 +42,16 @@ PNG_METADATA = {"Software": None}
 BAND_ALPHA = 0.2
 
 
-def save_figure(draw: Callable[[], Figure], directory: Path, stem: str) -> None:
-    """Draw a figure under the report style and write `stem.png` and `stem.pdf`."""
+def save_figure(
+    draw: Callable[[], Figure], directory: Path, stem: str, formats: Sequence[str] = ("png", "pdf")
+) -> None:
+    """Draw a figure under the report style and write it as `stem.png` and/or `stem.pdf`."""
     with matplotlib.rc_context(STYLE):
         figure = draw()
-        figure.savefig(directory / f"{stem}.png", format="png", metadata=PNG_METADATA)
-        figure.set_layout_engine("none")  # keep the layout the PNG computed; do not redo it
-        figure.savefig(directory / f"{stem}.pdf", format="pdf", metadata=PDF_METADATA)
+        for kind in formats:
+            metadata = {"png": PNG_METADATA, "pdf": PDF_METADATA}[kind]
+            figure.savefig(directory / f"{stem}.{kind}", format=kind, metadata=metadata)
+            figure.set_layout_engine("none")  # keep the layout computed first; do not redo it
 
 
 def tuner_colors(tuners: Sequence[str]) -> dict[str, tuple[float, float, float]]:
@@ -106,6 +109,19 @@ def _log_axis(ax: Axes, which: str) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def _box(ax: Axes, values: pd.Series, position: float, width: float, color: tuple) -> None:
+    """One box without fliers (the points are drawn on top), filled with `color` (RGBA)."""
+    box = ax.boxplot(
+        values,
+        positions=[position],
+        widths=width,
+        patch_artist=True,
+        showfliers=False,
+        medianprops={"color": "black"},
+    )
+    box["boxes"][0].set(facecolor=color, edgecolor="0.3")
+
+
 def _spread(n: int, width: float = 0.12) -> np.ndarray:
     """Fixed horizontal offsets for n points (deterministic, unlike random jitter)."""
     return np.linspace(-width / 2, width / 2, n) if n > 1 else np.zeros(n)
@@ -129,15 +145,7 @@ def scores_figure(scale: MetricScale, scores: pd.DataFrame, tuners: Sequence[str
             (positions[0], "cv score", 0.35),
             (positions[1], "test score", 0.8),
         ):
-            box = ax.boxplot(
-                mine[column],
-                positions=[position],
-                widths=0.3,
-                patch_artist=True,
-                showfliers=False,
-                medianprops={"color": "black"},
-            )
-            box["boxes"][0].set(facecolor=(*colors[tuner], fill), edgecolor="0.3")
+            _box(ax, mine[column], position, 0.3, (*colors[tuner], fill))
         offsets = _spread(len(mine))
         cv_x, test_x = positions[0] + offsets, positions[1] + offsets
         for x0, x1, y0, y1 in zip(cv_x, test_x, mine["cv score"], mine["test score"], strict=True):
@@ -170,15 +178,7 @@ def cost_figure(cost: pd.DataFrame, tuners: Sequence[str], target: str) -> Figur
         if mine.empty:
             continue
         offsets = _spread(len(mine), 0.3)
-        box = total.boxplot(
-            mine.compute_s,
-            positions=[index],
-            widths=0.5,
-            patch_artist=True,
-            showfliers=False,
-            medianprops={"color": "black"},
-        )
-        box["boxes"][0].set(facecolor=(*colors[tuner], 0.4), edgecolor="0.3")
+        _box(total, mine.compute_s, index, 0.5, (*colors[tuner], 0.4))
         total.scatter(index + offsets, mine.compute_s, s=12, color="black", zorder=3)
         hit = mine.reached.to_numpy()
         seconds = mine["seconds to target"].to_numpy()
@@ -348,4 +348,70 @@ def critical_difference_figure(result: RankTest, tuners: Sequence[str]) -> Figur
     ax.grid(False)
     upper = max(len(tuners), float(result.mean_ranks.min()) + (result.critical_difference or 0))
     ax.set_xlim(0.9, upper + 0.1)
+    return figure
+
+
+def task_grid(tasks: Sequence[str], columns: int, height: float) -> tuple[Figure, list[Axes]]:
+    """A figure with one panel per task, `columns` panels wide, for the paper's text width."""
+    rows = -(-len(tasks) // columns)
+    figure = Figure(figsize=(6.5, height * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for ax in axes[len(tasks) :]:
+        ax.set_visible(False)
+    return figure, list(axes[: len(tasks)])
+
+
+def anytime_panels(
+    bands: pd.DataFrame, scales: dict[str, MetricScale], tasks: Sequence[str], tuners: Sequence[str]
+) -> Figure:
+    """One panel per task: the incumbent's CV score over trials, median and IQR over seeds.
+    The score axis shows the range the bands take from the first eighth of the budget on, so
+    that the first few trials' spread does not flatten the rest."""
+    figure, axes = task_grid(tasks, 2, 2.3)
+    colors = tuner_colors(tuners)
+    for ax, task in zip(axes, tasks, strict=True):
+        mine = bands[bands.task == task]
+        ax.set_title(task, loc="left")
+        if mine.empty:
+            _empty(ax, "no successful trial")
+            continue
+        _bands(ax, mine, colors)
+        later = mine[mine.x >= max(2.0, float(mine.x.max()) / 8)]
+        if len(later):
+            low, high = float(later.q25.min()), float(later.q75.max())
+            pad = 0.05 * (high - low) or 0.01
+            ax.set_ylim(low - pad, high + pad)
+        ax.set_ylabel(f"CV {scales[task].name}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[-2:]:
+        ax.set_xlabel("trials")
+    figure.legend(
+        *axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(tuners)
+    )
+    return figure
+
+
+def test_score_panels(
+    scores: pd.DataFrame,
+    scales: dict[str, MetricScale],
+    tasks: Sequence[str],
+    tuners: Sequence[str],
+) -> Figure:
+    """One panel per task: each run's tuned test score by tuner, box and one point per seed."""
+    figure, axes = task_grid(tasks, len(tasks), 2.6)
+    colors = tuner_colors(tuners)
+    for ax, task in zip(axes, tasks, strict=True):
+        ax.set_title(task, loc="left")
+        for index, tuner in enumerate(tuners):
+            mine = scores[(scores.task == task) & (scores.tuner == tuner)].sort_values("seed")
+            if mine.empty:
+                continue
+            _box(ax, mine["test score"], index, 0.6, (*colors[tuner], 0.45))
+            ax.scatter(
+                index + _spread(len(mine), 0.3), mine["test score"], s=8, color="black", zorder=3
+            )
+        ax.set_xticks(range(len(tuners)), list(tuners), rotation=45)
+        ax.set_xlim(-0.6, len(tuners) - 0.4)
+        arrow = "\N{UPWARDS ARROW}" if scales[task].higher_is_better else "\N{DOWNWARDS ARROW}"
+        ax.set_ylabel(f"test {scales[task].name} {arrow}")
     return figure

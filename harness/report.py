@@ -20,30 +20,32 @@ from harness.report_sections import across_section, coverage_section, derive, ta
 REPORT_DIR = "report"
 HTML, MARKDOWN = "index.html", "report.md"
 CSV_FLOAT_FORMAT = "%.6g"  # six significant digits: stable across platforms' last-bit noise
-_OWN = frozenset({HTML, MARKDOWN, FIGURES, TABLES})
 
 
 def default_out(results_dir: Path) -> Path:
     return Path(results_dir) / REPORT_DIR
 
 
-def _prepare(out: Path) -> None:
-    """Make `out` an empty report folder; refuse a folder that holds anything else."""
+def prepare_output_dir(
+    out: Path, files: tuple[str, ...], folders: tuple[str, ...], what: str
+) -> None:
+    """Make `out` hold only empty `folders` (none of `files`); refuse a folder that holds
+    anything else, so a mistyped --out never deletes a user's files."""
     if out.exists():
         if not out.is_dir():
-            raise TunebenchError(f"{out} is a file, not a folder for the report")
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in _OWN)
+            raise TunebenchError(f"{out} is a file, not a folder for {what}")
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in {*files, *folders})
         if foreign:
             raise TunebenchError(
-                f"{out} holds files that are not part of a tunebench report "
+                f"{out} holds files that are not part of {what} "
                 f"({', '.join(foreign[:3])}); give another --out folder"
             )
-        for name in (FIGURES, TABLES):
+        for name in folders:
             shutil.rmtree(out / name, ignore_errors=True)
-        for name in (HTML, MARKDOWN):
+        for name in files:
             (out / name).unlink(missing_ok=True)
-    (out / FIGURES).mkdir(parents=True)
-    (out / TABLES).mkdir()
+    for name in folders:
+        (out / name).mkdir(parents=True)
 
 
 def _facts(tables: StudyTables) -> tuple[tuple[str, str], ...]:
@@ -93,7 +95,7 @@ def write_report(results_dir: Path, out: Path | None = None) -> Path:
     """Write the report of the study in `results_dir` to `out` (default results_dir/report)."""
     tables = load_tables(Path(results_dir))
     out = Path(out) if out is not None else default_out(results_dir)
-    _prepare(out)
+    prepare_output_dir(out, (HTML, MARKDOWN), (FIGURES, TABLES), "a tunebench report")
     document = build_document(tables, out / FIGURES)
     stems = [t.stem for t in document.tables()]
     if len(stems) != len(set(stems)):

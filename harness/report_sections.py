@@ -22,6 +22,7 @@ from harness.anytime import (
     incumbent_traces,
     normalised_regret,
     ranks_over_trials,
+    regret_curve,
     score_over_seconds,
     score_over_trials,
     trace_grid,
@@ -39,7 +40,7 @@ from harness.report_tables import (
     scores_table,
     stability_table,
 )
-from harness.statistics import ALPHA, bootstrap_mean, compare_tuners
+from harness.statistics import ALPHA, compare_tuners
 
 TARGET_FRACTION = 0.99
 
@@ -144,31 +145,6 @@ def coverage_section(derived: Derived) -> Section:
     )
 
 
-def _regret_curve(values: pd.DataFrame, tuners: tuple[str, ...]) -> pd.DataFrame:
-    """Per tuner and budget: mean normalised regret over task x seed runs, bootstrap CI;
-    budgets where some run has no incumbent yet are left out."""
-    rows = []
-    for tuner in tuners:
-        mine = values[values.index.get_level_values("tuner") == tuner]
-        for trial in mine.columns:
-            column = mine[trial].dropna()
-            if column.empty or not np.isfinite(column.to_numpy(dtype=float)).all():
-                continue  # no runs here, or some run has no incumbent yet
-            interval = bootstrap_mean(column, "regret curve", tuner, int(trial))
-            if interval.n:
-                rows.append(
-                    {
-                        "tuner": tuner,
-                        "trial": int(trial),
-                        "mean": interval.mean,
-                        "low": interval.low,
-                        "high": interval.high,
-                        "runs": interval.n,
-                    }
-                )
-    return pd.DataFrame(rows, columns=["tuner", "trial", "mean", "low", "high", "runs"])
-
-
 def across_section(derived: Derived, directory: Path) -> Section:
     tables = derived.tables
     tuners = tables.tuners
@@ -178,7 +154,7 @@ def across_section(derived: Derived, directory: Path) -> Section:
     items += [NoteItem(note) for note in regret.notes]
     n_tasks = len(regret.references)
     if len(regret.values):
-        curve = _regret_curve(regret.values, tuners)
+        curve = regret_curve(regret.values, tuners)
         seeds = seeds_phrase(derived.traces, tuners)
         items.append(
             _figure(
@@ -268,7 +244,8 @@ def _rank_test_items(derived: Derived, directory: Path) -> list[Item]:
         return [NoteItem(f"Tuner comparison on tuned test scores: {result.note}")]
     summary = (
         f"{result.test} over {result.blocks} task x seed blocks (tuned test loss, lower rank "
-        f"is better): statistic {result.statistic:.3f}, p = {result.p_value:.3g}."
+        f"is better): statistic {result.statistic:.3f}, p = {result.p_value:.3g}. The seeds "
+        "of one task share its data and are not independent blocks, so p-values are optimistic."
     )
     items: list[Item] = []
     if result.pairwise_p is not None:
