@@ -32,8 +32,13 @@ from ConfigSpace.hyperparameters import (
 from matplotlib.figure import Figure
 
 from harness import figures
-from harness.analysis import StudyTables, load_tables
-from harness.anytime import normalised_regret, regret_curve, score_over_trials
+from harness.analysis import CHOICE_KEYS, StudyTables, load_tables
+from harness.anytime import (
+    normalised_regret,
+    ranks_over_trials,
+    regret_curve,
+    score_over_trials,
+)
 from harness.coverage import COMPLETE
 from harness.errors import TunebenchError
 from harness.latex import escape, number_macros, tabular
@@ -180,6 +185,8 @@ def result_numbers(
         numbers[f"{name}.cd"] = _f(result.critical_difference or math.nan, 2)
         for tuner, rank in result.mean_ranks.items():
             numbers[f"{name}.rank.{tuner}"] = _f(rank, 2)
+        if len(result.mean_ranks):
+            numbers[f"{name}.best"] = escape(str(result.mean_ranks.idxmin()))
         if result.pairwise_p is not None:
             for a in result.pairwise_p.index:
                 for b in result.pairwise_p.columns:
@@ -196,12 +203,23 @@ def regret_and_cost_numbers(
     half = max(1, tables.n_trials // 2)
     for label, trial in (("half", half), ("final", tables.n_trials)):
         numbers[f"regret.{label}.trials"] = str(trial)
-        for tuner, interval in final_regret(regret_values, tables.tuners, trial).items():
+        intervals = final_regret(regret_values, tables.tuners, trial)
+        for tuner, interval in intervals.items():
             numbers |= {
                 f"regret.{label}.{tuner}": _f(interval.mean, 2),
                 f"regret.{label}.{tuner}.low": _f(interval.low, 2),
                 f"regret.{label}.{tuner}.high": _f(interval.high, 2),
             }
+        means = {t: i.mean for t, i in intervals.items() if not math.isnan(i.mean)}
+        if means:
+            numbers[f"regret.{label}.best"] = escape(min(means, key=means.__getitem__))
+    ranks = ranks_over_trials(derived.grid, tables.tuners)
+    final = ranks[ranks.trial == ranks.trial.max()] if len(ranks) else ranks
+    for tuner, rank in zip(final.tuner, final["mean rank"], strict=True):
+        numbers[f"cvrank.{tuner}"] = _f(rank, 2)
+    if len(final):
+        numbers["cvrank.blocks"] = str(int(final.blocks.iloc[0]))
+        numbers["cvrank.best"] = escape(str(final.loc[final["mean rank"].idxmin()].tuner))
     cost = derived.cost
     for tuner in tables.tuners:
         mine_time = timing[timing.tuner == tuner]
@@ -285,6 +303,23 @@ def _checked_spaces(tables: StudyTables) -> dict[str, ConfigurationSpace]:
                 "or check out its commit"
             )
     return {name: lookup(SPACES, "search space", name)() for name in sorted(stored)}
+
+
+def choice_numbers(tables: StudyTables) -> dict[str, str]:
+    """How many runs' incumbents chose each optimizer and regularizer, per task and in all
+    (zero for a value that some trial tried but no incumbent chose)."""
+    tests = tables.tests[tables.tests.status == "SUCCESS"]
+    numbers = {"incumbents.total": str(len(tests))}
+    for key in CHOICE_KEYS:
+        name = key.split(":")[0]  # opt:type -> opt, reg:type -> reg
+        values = sorted(set(tables.trials[key]) | set(tests[key]))
+        for value in values:
+            chose = tests[key] == value
+            numbers[f"incumbents.{name}.{value}"] = str(int(chose.sum()))
+            for task in tables.tasks:
+                count = int((chose & (tests.task == task)).sum())
+                numbers[f"{task}.incumbents.{name}.{value}"] = str(count)
+    return numbers
 
 
 def grid_numbers(tables: StudyTables) -> dict[str, str]:
@@ -442,6 +477,7 @@ def build_paper(results_dir: Path) -> PaperContent:
         | result_numbers(tables, scores, pairs, comparison)
         | regret_and_cost_numbers(tables, derived, regret.values, timing)
         | grid_numbers(tables)
+        | choice_numbers(tables)
     )
     drawings: dict[str, Callable[[], Figure]] = {
         "anytime": lambda: figures.anytime_panels(
