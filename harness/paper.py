@@ -52,9 +52,9 @@ from harness.paper_numbers import (
 )
 from harness.registry import SPACES, TASKS, load_plugins, lookup
 from harness.report import prepare_output_dir
-from harness.report_sections import Derived, derive
+from harness.report_sections import TARGET_FRACTION, Derived, derive
 from harness.runner import space_hash
-from harness.statistics import ALPHA
+from harness.statistics import ALPHA, CONFIDENCE
 from harness.tuners.grid_search import fit_resolution, grid_size, value_sets
 
 DEFAULT_RESULTS = Path("results/paper")
@@ -79,6 +79,10 @@ def _p(value: float) -> str:
     if value is None or math.isnan(value):
         return "--"
     return r"$<$0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:g}\\%"
 
 
 def _keyed(numbers: dict[str, str]) -> dict[str, str]:
@@ -193,6 +197,9 @@ def result_numbers(
                     if a != b:
                         numbers[f"{name}.nemenyi.{a}-{b}"] = _p(result.pairwise_p.loc[a, b])
     numbers["alpha"] = f"{ALPHA:g}"
+    numbers["ci-level"] = f"{100 * CONFIDENCE:g}"
+    numbers["target-percent"] = f"{100 * TARGET_FRACTION:g}"
+    numbers["pairs.total"] = str(len(pairs))
     return numbers
 
 
@@ -378,7 +385,14 @@ def scores_table(tables: StudyTables, scores: pd.DataFrame) -> str:
                     _f(row.test_std),
                 ]
             )
-    header = ["Task (metric)", "Tuner", "Runs", "CV mean", "Test mean [95\\% CI]", "Test std"]
+    header = [
+        "Task (metric)",
+        "Tuner",
+        "Runs",
+        "CV mean",
+        f"Test mean [{_percent(CONFIDENCE)} CI]",
+        "Test std",
+    ]
     return tabular(header, rows, ["l", "l", "r", "r", "r", "r"])
 
 
@@ -397,7 +411,13 @@ def pairs_table(tables: StudyTables, pairs: pd.DataFrame) -> str:
                     _p(row.p_holm),
                 ]
             )
-    header = ["Task", "Pair", "Mean improvement [95\\% CI]", "Wilcoxon $p$", "Holm $p$"]
+    header = [
+        "Task",
+        "Pair",
+        f"Mean improvement [{_percent(CONFIDENCE)} CI]",
+        "Wilcoxon $p$",
+        "Holm $p$",
+    ]
     return tabular(header, rows, ["l", "l", "r", "r", "r"])
 
 
@@ -454,8 +474,8 @@ def cost_table(tables: StudyTables, derived: Derived, timing: pd.DataFrame) -> s
         "Tuner",
         "Compute s/run",
         "Overhead ms/trial",
-        "Reached 99\\%",
-        "Trials to 99\\%",
+        f"Reached {_percent(TARGET_FRACTION)}",
+        f"Trials to {_percent(TARGET_FRACTION)}",
     ]
     return tabular(header, rows, ["l", "l", "r", "r", "r", "r"])
 
