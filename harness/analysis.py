@@ -129,10 +129,11 @@ def infer_scale(metric: str | None, pairs: list[tuple[float, float]]) -> MetricS
 class StudyTables:
     """Everything a report reads from a study folder, as tidy tables.
 
-    `trials`: one row per CV-scored trial (task, tuner, seed, number, status, loss, duration_s,
-    config_id and the CHOICE_KEYS). `tests`: one row per test record (the same columns plus
-    cv_loss). `curves`: the per-epoch curves of each finished run's incumbent, averaged over its
-    CV folds (task, tuner, seed, epoch, train_loss, eval_loss). Losses are None/NaN for failures.
+    `trials`: one row per CV-scored trial (task, tuner, seed, number, status, loss, started_at
+    (ISO 8601), duration_s, config_id and the CHOICE_KEYS). `tests`: one row per test record
+    (the same columns plus cv_loss). `curves`: the per-epoch curves of each finished run's
+    incumbent, averaged over its CV folds (task, tuner, seed, epoch, train_loss, eval_loss).
+    Losses are None/NaN for failures.
     """
 
     study: str
@@ -148,7 +149,16 @@ class StudyTables:
 
 
 RUN_KEY = ["task", "tuner", "seed"]
-TRIAL_COLUMNS = [*RUN_KEY, "number", "status", "loss", "duration_s", "config_id", *CHOICE_KEYS]
+TRIAL_COLUMNS = [
+    *RUN_KEY,
+    "number",
+    "status",
+    "loss",
+    "started_at",
+    "duration_s",
+    "config_id",
+    *CHOICE_KEYS,
+]
 TEST_COLUMNS = [*TRIAL_COLUMNS, "cv_loss"]
 CURVE_COLUMNS = [*RUN_KEY, "epoch", "train_loss", "eval_loss"]
 
@@ -167,6 +177,7 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
         "number": int(record["number"]),
         "status": record["status"],
         "loss": record.get("objective"),
+        "started_at": record.get("started_at", ""),
         "duration_s": float(record.get("duration_s") or 0.0),
         "config_id": record.get("config_id", ""),
         **{key: str(config.get(key, NO_CHOICE)) for key in CHOICE_KEYS},

@@ -488,7 +488,7 @@ def build_paper(results_dir: Path) -> PaperContent:
     scores = headline(derived.scores, tables)
     pairs = paired_improvements(derived.scores, tables)
     comparison = compare(tables)
-    timing = run_timing(Path(results_dir))
+    timing = run_timing(tables)
     regret = normalised_regret(derived.grid, tables)
     bands = score_over_trials(derived.grid, tables)
     curve = regret_curve(regret.values, tables.tuners)

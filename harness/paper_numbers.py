@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from harness.analysis import RUN_KEY, StudyTables
 from harness.statistics import Interval, RankTest, bootstrap_mean, compare_tuners
-from harness.storage import StudyStore
 
 PAIRS = (("smac", "random"), ("smac", "grid"), ("grid", "random"))
 PAIR_COLUMNS = ["task", "tuner", "reference", "seeds", "mean", "low", "high", "p", "p_holm"]
@@ -59,16 +57,12 @@ def headline(scores: pd.DataFrame, tables: StudyTables) -> pd.DataFrame:
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjustment of a family of p-values (NaN stays NaN, not counted)."""
+    """Holm's step-down adjustment (statsmodels) of the finite p-values; NaN stays NaN."""
     p = np.asarray(p_values, dtype=float)
     adjusted = np.full_like(p, np.nan)
-    finite = np.flatnonzero(np.isfinite(p))
-    order = finite[np.argsort(p[finite], kind="stable")]
-    m = len(order)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[index]))
-        adjusted[index] = running
+    finite = np.isfinite(p)
+    if finite.any():
+        adjusted[finite] = multipletests(p[finite], method="holm")[1]
     return adjusted
 
 
@@ -119,29 +113,25 @@ def compare(tables: StudyTables) -> TunerComparison:
     return TunerComparison(compare_tuners(by_run), compare_tuners(by_task))
 
 
-def run_timing(directory: Path) -> pd.DataFrame:
+def run_timing(tables: StudyTables) -> pd.DataFrame:
     """Per run: wall seconds from its first record's start to its last record's end, the
     compute seconds its records took, and the difference (the tuner's and harness's own time).
     """
-    spans: dict[tuple[str, str, int], list[float]] = {}
-    for record in StudyStore(directory).read_records():
-        start = datetime.fromisoformat(record["started_at"]).timestamp()
-        duration = float(record.get("duration_s") or 0.0)
-        key = (record["task"], record["tuner"], int(record["seed"]))
-        first, last, compute = spans.get(key, [math.inf, -math.inf, 0.0])
-        spans[key] = [min(first, start), max(last, start + duration), compute + duration]
-    rows = [
+    records = pd.concat([tables.trials, tables.tests])[[*RUN_KEY, "started_at", "duration_s"]]
+    started = pd.to_datetime(records.started_at, format="ISO8601", utc=True)
+    start = (started - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    records = records.assign(start=start, end=start + records.duration_s)
+    runs = records.groupby(RUN_KEY, sort=False).agg(
+        first=("start", "min"), last=("end", "max"), compute_s=("duration_s", "sum")
+    )
+    wall = runs["last"] - runs["first"]
+    return pd.DataFrame(
         {
-            "task": task,
-            "tuner": tuner,
-            "seed": seed,
-            "wall_s": last - first,
-            "compute_s": compute,
-            "overhead_s": max(0.0, last - first - compute),
+            "wall_s": wall,
+            "compute_s": runs.compute_s,
+            "overhead_s": (wall - runs.compute_s).clip(lower=0.0),
         }
-        for (task, tuner, seed), (first, last, compute) in spans.items()
-    ]
-    return pd.DataFrame(rows, columns=[*RUN_KEY, "wall_s", "compute_s", "overhead_s"])
+    ).reset_index()
 
 
 def final_regret(regret_values: pd.DataFrame, tuners: tuple[str, ...], trial: int) -> dict:

@@ -5,11 +5,16 @@ newline, then `flush` + `fsync`, so a record reported finished survives a crash.
 an undecodable *last* line (a torn write, with a warning) and refuses damage anywhere else.
 Only the driver process writes; `fcntl.flock` keeps a second process off the same study and
 is released by the kernel when the holder dies, so a killed study never leaves a stale lock.
+
+A finished study can be archived by compressing its records (`gzip -9n trials.jsonl`, as the
+committed reference study is): `trials.jsonl.gz` is read like `trials.jsonl`, and a study that
+holds only the archive is refused for writing until it is decompressed.
 """
 
 from __future__ import annotations
 
 import fcntl
+import gzip
 import json
 import os
 import socket
@@ -23,6 +28,7 @@ from harness.errors import TunebenchError
 
 MANIFEST = "manifest.json"
 TRIALS = "trials.jsonl"
+ARCHIVE = TRIALS + ".gz"
 LOCK = ".lock"
 
 
@@ -76,9 +82,11 @@ def scan_records(path: Path) -> tuple[list[dict[str, Any]], int]:
     more lines after it raises `TunebenchError` naming the file and line.
     """
     try:
-        data = path.read_bytes()
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except FileNotFoundError:
         return [], 0
+    except (OSError, EOFError) as error:  # a damaged archive
+        raise TunebenchError(f"{path} is damaged: {error}") from None
     *complete, tail = data.split(b"\n")
     records: list[dict[str, Any]] = []
     offset = 0
@@ -112,6 +120,7 @@ class StudyStore:
         self.directory = Path(directory)
         self.manifest_path = self.directory / MANIFEST
         self.trials_path = self.directory / TRIALS
+        self.archive_path = self.directory / ARCHIVE
         self._handle: IO[bytes] | None = None
 
     def exists(self) -> bool:
@@ -120,13 +129,29 @@ class StudyStore:
     def read_manifest(self) -> dict[str, Any]:
         return read_manifest(self.directory)
 
+    def _archived(self) -> bool:
+        """True when the records are only in `trials.jsonl.gz`; both files is an error."""
+        if not self.archive_path.exists():
+            return False
+        if self.trials_path.exists():
+            raise TunebenchError(
+                f"{self.directory} holds both {TRIALS} and {ARCHIVE}; keep one of them"
+            )
+        return True
+
     def read_records(self) -> list[dict[str, Any]]:
-        records, _ = scan_records(self.trials_path)
+        path = self.archive_path if self._archived() else self.trials_path
+        records, _ = scan_records(path)
         return records
 
     @contextmanager
     def open_for_writing(self, manifest: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """Lock the study, write the manifest if new, cut a torn tail, yield stored records."""
+        if self._archived():
+            raise TunebenchError(
+                f"study {self.directory} is archived ({ARCHIVE}); decompress it with "
+                f"`gunzip {self.archive_path}` to resume or extend it"
+            )
         self.directory.mkdir(parents=True, exist_ok=True)
         lock_fd = os.open(self.directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:

@@ -3,6 +3,7 @@ records, every quoted number defined, and the PDF built where LaTeX is installed
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import shutil
@@ -67,7 +68,7 @@ def test_every_number_the_manuscript_quotes_is_generated():
 
 
 def _test_records() -> list[dict]:
-    with (RESULTS / "trials.jsonl").open(encoding="utf-8") as lines:
+    with gzip.open(RESULTS / "trials.jsonl.gz", "rt", encoding="utf-8") as lines:
         return [r for r in map(json.loads, lines) if r["kind"] == "test"]
 
 

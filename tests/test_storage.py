@@ -1,3 +1,4 @@
+import gzip
 import json
 from pathlib import Path
 
@@ -69,3 +70,20 @@ def test_records_are_compact_sorted_json_lines(tmp_path: Path):
     with store.open_for_writing(MANIFEST), pytest.raises(ValueError):
         store.append({"x": float("nan")})
     assert json.loads(store.trials_path.read_bytes()) == {"a": 2, "b": 1}
+
+
+def test_an_archived_study_is_read_but_not_written(tmp_path: Path):
+    store = StudyStore(tmp_path / "s")
+    records = [{"n": i} for i in range(3)]
+    write_records(store, records)
+    store.archive_path.write_bytes(gzip.compress(store.trials_path.read_bytes(), mtime=0))
+    with pytest.raises(TunebenchError, match=r"both trials\.jsonl and trials\.jsonl\.gz"):
+        store.read_records()
+    store.trials_path.unlink()
+    assert store.read_records() == records
+    with pytest.raises(TunebenchError, match=r"archived .*gunzip"):
+        write_records(store, [{"n": 3}])
+    assert not store.trials_path.exists()
+    store.archive_path.write_bytes(b"not gzip")
+    with pytest.raises(TunebenchError, match=r"trials\.jsonl\.gz is damaged"):
+        store.read_records()
